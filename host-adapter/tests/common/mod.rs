@@ -1,0 +1,129 @@
+//! Test harness: a real host on an ephemeral port, its own databases on the
+//! local PostgreSQL (unique prefix per test), and cleanup even when a test fails.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use mart_host::config::Config;
+use mart_host::host::RunningHost;
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// A wasm build of a workspace crate (`tc_echo`, `product_http`, …), built by the test command.
+pub fn wasm(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"));
+    let p = target.join("wasm32-wasip2/release").join(format!("{name}.wasm"));
+    assert!(
+        p.exists(),
+        "{} is missing: run the README's test command (scripts/test), which builds the wasm components first",
+        p.display()
+    );
+    p
+}
+
+pub fn admin_url() -> String {
+    std::env::var("MART_TEST_ADMIN_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub fn unique(prefix: &str) -> String {
+    use rand::distr::{Alphanumeric, SampleString};
+    format!("{prefix}_{}", Alphanumeric.sample_string(&mut rand::rng(), 10).to_lowercase())
+}
+
+/// Drops the test's databases and roles on drop, even after a panic.
+pub struct DbCleanup {
+    pub cfg: mart_host::config::DatabaseConfig,
+    pub services: Vec<String>,
+}
+
+impl Drop for DbCleanup {
+    fn drop(&mut self) {
+        let cfg = self.cfg.clone();
+        let services = self.services.clone();
+        // Drop cannot await; a private runtime on its own thread does the work.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            if let Err(e) = rt.block_on(mart_host::db::drop_services(&cfg, &services)) {
+                eprintln!("cleanup of test databases failed: {e:#}");
+            }
+        })
+        .join();
+    }
+}
+
+pub struct TestHost {
+    pub host: RunningHost,
+    pub dir: PathBuf,
+    pub client: reqwest::Client,
+    pub cfg: Config,
+    _cleanup: DbCleanup,
+}
+
+impl TestHost {
+    /// Starts a host for `manifest` (written into a fresh directory together with `files`).
+    pub async fn start(manifest: &str, files: &[(&str, &Path)], services: &[&str]) -> TestHost {
+        Self::start_in(manifest, files, services, None).await
+    }
+
+    /// As `start`, with the manifest's root at `root` (for the real project manifest).
+    pub async fn start_in(manifest: &str, files: &[(&str, &Path)], services: &[&str], root: Option<&Path>) -> TestHost {
+        let _ = tracing_subscriber::fmt().with_env_filter("warn,mart_host=info").with_test_writer().try_init();
+        let dir = std::env::temp_dir().join(unique("mart-test"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, src) in files {
+            std::fs::copy(src, dir.join(name)).unwrap();
+        }
+        // The manifest's directory is its root: the project's root for the real manifest.
+        let manifest_path = match root {
+            Some(r) => r.join(format!(".{}.spin.toml", unique("test"))),
+            None => dir.join("spin.toml"),
+        };
+        std::fs::write(&manifest_path, manifest).unwrap();
+        let mut cfg = Config::default();
+        cfg.manifest = manifest_path;
+        cfg.listen = "127.0.0.1:0".into();
+        cfg.state_dir = dir.join("state");
+        cfg.database.admin_url = admin_url();
+        cfg.database.prefix = unique("t");
+        cfg.database.pool_size = 8;
+        cfg.engine.max_instances = 64;
+        let cleanup = DbCleanup { cfg: cfg.database.clone(), services: services.iter().map(|s| s.to_string()).collect() };
+        let host = mart_host::host::start(&cfg).await.expect("host starts");
+        if root.is_some() {
+            let _ = std::fs::remove_file(&cfg.manifest);
+        }
+        TestHost { host, dir, client: reqwest::Client::new(), cfg, _cleanup: cleanup }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        self.host.url(path)
+    }
+
+    pub fn admin(&self) -> String {
+        format!("Bearer {}", self.host.admin_token)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn stop(self) {
+        let TestHost { host, dir, _cleanup, .. } = self;
+        host.stop().await;
+        let _ = std::fs::remove_dir_all(dir);
+        drop(_cleanup);
+    }
+}
+
+/// Asserts a problem+json response and returns its JSON.
+pub async fn problem(resp: reqwest::Response, status: u16) -> serde_json::Value {
+    assert_eq!(resp.status().as_u16(), status, "unexpected status");
+    let ct = resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    assert!(ct.starts_with("application/problem+json"), "content-type was {ct}");
+    let v: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(v["status"], status, "{v}");
+    assert!(v["title"].is_string() && v["type"].is_string(), "{v}");
+    v
+}
