@@ -73,7 +73,9 @@ impl TestHost {
         let dir = std::env::temp_dir().join(unique("mart-test"));
         std::fs::create_dir_all(&dir).unwrap();
         for (name, src) in files {
-            std::fs::copy(src, dir.join(name)).unwrap();
+            let to = dir.join(name);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(src, to).unwrap();
         }
         // The manifest's directory is its root: the project's root for the real manifest.
         let manifest_path = match root {
