@@ -12,6 +12,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use wasmtime::component::ResourceTable;
 use wasmtime::{Store, Trap};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::WasiCtx;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
@@ -58,18 +59,24 @@ impl Failure {
 /// A request ready for the guest: head plus a fully read (size-checked) body.
 pub type GuestRequest = http::Request<Full<Bytes>>;
 
+/// What a guest may print during one invocation; more is cut off (and the guest's write fails).
+const GUEST_OUTPUT_CAPACITY: usize = 1024 * 1024;
+
 /// Runs `req` on a new instance of the slot's current build.
 pub async fn invoke(
     runtime: &Runtime,
     slot: &Arc<Slot>,
     metrics: &Metrics,
     req: GuestRequest,
+    correlation: &str,
 ) -> Result<hyper::Response<HyperOutgoingBody>, Failure> {
     let build = slot.current();
     let timeout = Duration::from_millis(slot.spec.timeout_ms);
     let mut wasi = WasiCtx::builder();
-    // Guest logs go to the host's stderr; no files, no sockets, only its manifest environment.
-    wasi.inherit_stderr().inherit_stdout();
+    // No files, no sockets, only its manifest environment. What the guest prints
+    // is captured and logged with the component and correlation id.
+    let output = MemoryOutputPipe::new(GUEST_OUTPUT_CAPACITY);
+    wasi.stderr(output.clone()).stdout(output.clone());
     for (k, v) in &slot.spec.environment {
         wasi.env(k, v);
     }
@@ -103,26 +110,36 @@ pub async fn invoke(
         instantiation.observe(started.elapsed().as_secs_f64());
         proxy.wasi_http_incoming_handler().call_handle(&mut store, req, out).await
     });
-    let abort = task.abort_handle();
-    // Wall clock covers time spent in host calls, which epochs do not interrupt.
-    let watchdog = tokio::spawn(async move {
-        tokio::time::sleep(timeout + Duration::from_millis(50)).await;
-        abort.abort();
+    // The supervisor bounds the task by wall clock too (time spent in host calls
+    // is not interrupted by epochs), logs what the guest printed, and reports how it ended.
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let correlation = correlation.to_string();
+    tokio::spawn(async move {
+        let mut task = task;
+        let outcome = match tokio::time::timeout(timeout + Duration::from_millis(50), &mut task).await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(e))) => Err(Failure::classify(e, timeout)),
+            Ok(Err(join)) => Err(Failure::Internal(format!("guest task failed: {join}"))),
+            Err(_) => {
+                task.abort();
+                Err(Failure::Deadline(timeout))
+            }
+        };
+        let printed = output.contents();
+        if !printed.is_empty() {
+            let text = String::from_utf8_lossy(&printed);
+            tracing::info!(%component, correlation_id = %correlation, output = %text.trim_end(), "guest output");
+        }
+        let _ = done_tx.send(outcome);
     });
 
-    let result = match receiver.await {
+    match receiver.await {
         Ok(Ok(resp)) => Ok(resp),
         Ok(Err(code)) => Err(Failure::Internal(format!("guest reported an error: {code:?}"))),
-        Err(_) => match task.await {
+        Err(_) => match done_rx.await {
             Ok(Ok(())) => Err(Failure::Internal("guest returned without setting a response".into())),
-            Ok(Err(e)) => Err(Failure::classify(e, timeout)),
-            Err(join) if join.is_cancelled() => Err(Failure::Deadline(timeout)),
-            Err(join) => Err(Failure::Internal(format!("guest task failed: {join}"))),
+            Ok(Err(failure)) => Err(failure),
+            Err(_) => Err(Failure::Internal("guest supervisor vanished".into())),
         },
-    };
-    if result.is_err() {
-        watchdog.abort();
     }
-    // On success the watchdog stays armed: it still bounds a guest streaming its body forever.
-    result
 }

@@ -343,10 +343,12 @@ fn component_spec(
 
     let mart: RawMartSettings = match c.tool.get("mart") {
         None => RawMartSettings::default(),
-        Some(v) => match v.clone().try_into() {
+        Some(v) => match serde_path_to_error::deserialize::<_, RawMartSettings>(v.clone()) {
             Ok(m) => m,
             Err(e) => {
-                problems.push(format!("`{key}.tool.mart`: {}", e.message()));
+                let at = e.path().to_string();
+                let at = if at == "." { String::new() } else { format!(".{at}") };
+                problems.push(format!("`{key}.tool.mart{at}`: {}", e.inner().message()));
                 RawMartSettings::default()
             }
         },

@@ -6,7 +6,7 @@ use http_body_util::{BodyExt, Full};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 /// Problem types live under one documented namespace so clients can switch on them.
-pub const TYPE_BASE: &str = "https://mart.example/problems/";
+pub const TYPE_BASE: &str = "urn:mart:problem:";
 
 pub fn problem(status: StatusCode, kind: &str, title: &str, detail: impl Into<String>) -> Response<HyperOutgoingBody> {
     let body = serde_json::json!({

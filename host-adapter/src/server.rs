@@ -136,7 +136,7 @@ async fn dispatch(state: &Arc<AppState>, req: Request<Incoming>, client: SocketA
     };
 
     let request = Request::from_parts(parts, Full::new(body));
-    let result = invoke::invoke(&state.components.runtime, &slot, &state.metrics, request).await;
+    let result = invoke::invoke(&state.components.runtime, &slot, &state.metrics, request, correlation).await;
     let resp = match result {
         Ok(r) => r,
         Err(failure) => failure_response(&component, correlation, failure),

@@ -32,14 +32,16 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}_{}", Alphanumeric.sample_string(&mut rand::rng(), 10).to_lowercase())
 }
 
-/// Drops the test's databases and roles on drop, even after a panic.
+/// Drops the test's databases, roles and files on drop, even after a panic.
 pub struct DbCleanup {
     pub cfg: mart_host::config::DatabaseConfig,
     pub services: Vec<String>,
+    pub dir: PathBuf,
 }
 
 impl Drop for DbCleanup {
     fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
         let cfg = self.cfg.clone();
         let services = self.services.clone();
         // Drop cannot await; a private runtime on its own thread does the work.
@@ -69,7 +71,7 @@ impl TestHost {
 
     /// As `start`, with the manifest's root at `root` (for the real project manifest).
     pub async fn start_in(manifest: &str, files: &[(&str, &Path)], services: &[&str], root: Option<&Path>) -> TestHost {
-        let _ = tracing_subscriber::fmt().with_env_filter("warn,mart_host=info").with_test_writer().try_init();
+        let _ = tracing_subscriber::fmt().with_env_filter("warn,mart_host=info,refinery_core::util=error").with_test_writer().try_init();
         let dir = std::env::temp_dir().join(unique("mart-test"));
         std::fs::create_dir_all(&dir).unwrap();
         for (name, src) in files {
@@ -91,7 +93,11 @@ impl TestHost {
         cfg.database.prefix = unique("t");
         cfg.database.pool_size = 8;
         cfg.engine.max_instances = 64;
-        let cleanup = DbCleanup { cfg: cfg.database.clone(), services: services.iter().map(|s| s.to_string()).collect() };
+        let cleanup = DbCleanup {
+            cfg: cfg.database.clone(),
+            services: services.iter().map(|s| s.to_string()).collect(),
+            dir: dir.clone(),
+        };
         let host = mart_host::host::start(&cfg).await.expect("host starts");
         if root.is_some() {
             let _ = std::fs::remove_file(&cfg.manifest);
@@ -112,9 +118,8 @@ impl TestHost {
     }
 
     pub async fn stop(self) {
-        let TestHost { host, dir, _cleanup, .. } = self;
+        let TestHost { host, _cleanup, .. } = self;
         host.stop().await;
-        let _ = std::fs::remove_dir_all(dir);
         drop(_cleanup);
     }
 }
