@@ -17,14 +17,21 @@ use notify::{RecursiveMode, Watcher};
 use sha2::{Digest, Sha256};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
-use crate::manifest::ComponentSpec;
+use crate::events::EventHandlerPre;
+use crate::manifest::{ComponentSpec, TriggerKind};
 use crate::metrics::Metrics;
 use crate::postgres::ServiceDb;
 use crate::runtime::{GuestState, Runtime};
 
+/// A pre-instantiated build, by the export its trigger calls.
+pub enum Pre {
+    Http(ProxyPre<GuestState>),
+    Event(EventHandlerPre<GuestState>),
+}
+
 /// One build of a component, ready to instantiate.
 pub struct Build {
-    pub pre: ProxyPre<GuestState>,
+    pub pre: Pre,
     pub digest: String,
     pub loaded_at: DateTime<Utc>,
     pub size: usize,
@@ -51,6 +58,7 @@ pub struct ComponentInfo {
     pub loaded_at: DateTime<Utc>,
     pub size_bytes: usize,
     pub service: Option<String>,
+    pub trigger: TriggerKind,
 }
 
 pub struct Components {
@@ -76,7 +84,7 @@ fn digest(bytes: &[u8]) -> String {
 }
 
 /// Compiles and checks a build without touching any running one.
-async fn prepare(runtime: &Arc<Runtime>, id: &str, bytes: Vec<u8>) -> Result<Build, Refused> {
+async fn prepare(runtime: &Arc<Runtime>, id: &str, kind: TriggerKind, bytes: Vec<u8>) -> Result<Build, Refused> {
     let rt = runtime.clone();
     let size = bytes.len();
     let digest = digest(&bytes);
@@ -87,9 +95,14 @@ async fn prepare(runtime: &Arc<Runtime>, id: &str, bytes: Vec<u8>) -> Result<Bui
             .linker
             .instantiate_pre(&component)
             .map_err(|e| Refused(format!("`{id_owned}` needs an import the host does not provide: {e:#}")))?;
-        let pre = ProxyPre::new(pre).map_err(|e| {
-            Refused(format!("`{id_owned}` does not export wasi:http/incoming-handler@0.2.x: {e:#}"))
-        })?;
+        let pre = match kind {
+            TriggerKind::Http => Pre::Http(ProxyPre::new(pre).map_err(|e| {
+                Refused(format!("`{id_owned}` does not export wasi:http/incoming-handler@0.2.x: {e:#}"))
+            })?),
+            TriggerKind::Event => Pre::Event(EventHandlerPre::new(pre).map_err(|e| {
+                Refused(format!("`{id_owned}` does not export mart:events/handler@0.1.0: {e:#}"))
+            })?),
+        };
         Ok(Build { pre, digest, loaded_at: Utc::now(), size })
     })
     .await
@@ -123,7 +136,7 @@ impl Components {
                 )
             })?;
             let started = std::time::Instant::now();
-            let build = prepare(&runtime, &spec.id, bytes).await?;
+            let build = prepare(&runtime, &spec.id, spec.kind, bytes).await?;
             tracing::info!(component = %spec.id, digest = %build.digest, ms = started.elapsed().as_millis() as u64, "component loaded");
             metrics.loaded.with_label_values(&[&spec.id]).set(1);
             let db = spec.service.as_ref().map(|s| {
@@ -151,6 +164,7 @@ impl Components {
                     loaded_at: b.loaded_at,
                     size_bytes: b.size,
                     service: s.spec.service.clone(),
+                    trigger: s.spec.kind,
                 }
             })
             .collect()
@@ -161,7 +175,7 @@ impl Components {
         let slot = self.get(id).ok_or_else(|| Refused(format!("no component `{id}`")))?;
         let new_digest = digest(&bytes);
         if slot.current().digest != new_digest {
-            match prepare(&self.runtime, id, bytes).await {
+            match prepare(&self.runtime, id, slot.spec.kind, bytes).await {
                 Ok(build) => {
                     let old = slot.current.swap(Arc::new(build));
                     self.metrics.swaps.with_label_values(&[id, "swapped"]).inc();
@@ -182,6 +196,7 @@ impl Components {
             loaded_at: b.loaded_at,
             size_bytes: b.size,
             service: slot.spec.service.clone(),
+            trigger: slot.spec.kind,
         })
     }
 

@@ -31,6 +31,40 @@ pub struct Config {
     pub log_format: String,
     pub database: DatabaseConfig,
     pub engine: EngineConfig,
+    pub kafka: KafkaConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// Bootstrap servers (`host:port,…`). Unset: the host starts a local Tansu broker.
+    /// `KAFKA_BROKERS` sets it too.
+    pub brokers: Option<String>,
+    /// Start Tansu when no broker is configured.
+    pub start_local: bool,
+    /// Port of the local broker.
+    pub local_port: u16,
+    /// Prepended to every topic name: lets several deployments (or test runs) share a broker.
+    pub topic_prefix: String,
+    /// Partitions of topics the host creates.
+    pub partitions: i32,
+    pub replication_factor: i32,
+    /// How often the outbox relay looks for rows when no notification arrives.
+    pub relay_poll_ms: u64,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            brokers: None,
+            start_local: true,
+            local_port: 9092,
+            topic_prefix: String::new(),
+            partitions: 3,
+            replication_factor: 1,
+            relay_poll_ms: 1000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -59,6 +93,7 @@ impl Default for Config {
             log_format: "text".into(),
             database: DatabaseConfig::default(),
             engine: EngineConfig::default(),
+            kafka: KafkaConfig::default(),
         }
     }
 }
@@ -87,8 +122,18 @@ impl Config {
             None if Path::new("mart.toml").exists() => fig = fig.merge(Toml::file("mart.toml")),
             None => {}
         }
-        fig = fig.merge(Env::prefixed("MART_").split("__"));
-        let cfg: Config = fig.extract().map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        // MART_LOG (log filter), MART_CONFIG and MART_URL (CLI arguments) and
+        // MART_TEST_* (the test suite's settings) are not configuration keys.
+        let env = Env::prefixed("MART_")
+            .ignore(&["log", "config", "url"])
+            .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("test_"))
+            .split("__");
+        fig = fig.merge(env);
+        let mut cfg: Config = fig.extract().map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        // The conventional variable, for deployments that already set it.
+        if cfg.kafka.brokers.is_none() {
+            cfg.kafka.brokers = std::env::var("KAFKA_BROKERS").ok().filter(|b| !b.trim().is_empty());
+        }
         cfg.validate()?;
         Ok(cfg)
     }
@@ -101,6 +146,11 @@ impl Config {
         );
         anyhow::ensure!(self.database.pool_size > 0, "database.pool_size must be greater than 0");
         anyhow::ensure!(matches!(self.log_format.as_str(), "text" | "json"), "log_format must be `text` or `json`");
+        anyhow::ensure!(self.kafka.partitions > 0, "kafka.partitions must be greater than 0");
+        anyhow::ensure!(
+            self.kafka.topic_prefix.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')),
+            "kafka.topic_prefix may contain only letters, digits, '.', '_' and '-'"
+        );
         Ok(())
     }
 }
@@ -122,10 +172,24 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.create_file("custom.toml", "listen = \"0.0.0.0:8080\"\n[database]\nprefix = \"shop\"\n")?;
             jail.set_env("MART_DATABASE__POOL_SIZE", "3");
+            jail.set_env("KAFKA_BROKERS", "broker-1:9092");
             let c = Config::load(Some(Path::new("custom.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(c.listen, "0.0.0.0:8080");
             assert_eq!(c.database.prefix, "shop");
             assert_eq!(c.database.pool_size, 3);
+            assert_eq!(c.kafka.brokers.as_deref(), Some("broker-1:9092"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn cli_and_log_variables_are_not_configuration() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("MART_LOG", "debug");
+            jail.set_env("MART_CONFIG", "elsewhere.toml");
+            jail.set_env("MART_URL", "http://127.0.0.1:1");
+            jail.set_env("MART_TEST_KAFKA_BROKERS", "127.0.0.1:1");
+            Config::load(None).map_err(|e| e.to_string())?;
             Ok(())
         });
     }

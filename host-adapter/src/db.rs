@@ -94,17 +94,22 @@ pub async fn provision_service(cfg: &DatabaseConfig, service: &str, password: &s
     Ok(())
 }
 
-/// Applies a service's migrations as the service's own role.
+/// Applies the host's own tables (outbox, inbox), then the service's
+/// migrations, as the service's own role.
 pub async fn migrate_service(cfg: &DatabaseConfig, root: &Path, service: &str, password: &str) -> anyhow::Result<usize> {
     let dir = migrations_dir(root, service);
-    if !dir.is_dir() {
-        return Ok(0);
-    }
-    let migrations = refinery::load_sql_migrations(&dir)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+    let migrations = if dir.is_dir() {
+        refinery::load_sql_migrations(&dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?
+    } else {
+        Vec::new()
+    };
     let mut client = connect(&service_config(cfg, service, password)?).await
         .with_context(|| format!("cannot connect to the {service} database as its role"))?;
     client.batch_execute("SELECT pg_advisory_lock(hashtext('mart-migrations'))").await?;
+    if let Err(e) = client.batch_execute(crate::outbox::PLATFORM_SCHEMA).await {
+        let _ = client.batch_execute("SELECT pg_advisory_unlock(hashtext('mart-migrations'))").await;
+        return Err(e).with_context(|| format!("creating the outbox and inbox tables of {service}"));
+    }
     let report = refinery::Runner::new(&migrations)
         .set_abort_divergent(true)
         .set_abort_missing(true)
@@ -148,7 +153,8 @@ pub async fn prepare_all(
         provision_service(cfg, service, &password).await?;
         migrate_service(cfg, root, service, &password).await?;
         let pool = pool(cfg, service, &password)?;
-        out.insert(service.clone(), Arc::new(ServiceDb { service: service.clone(), pool }));
+        let config = service_config(cfg, service, &password)?;
+        out.insert(service.clone(), Arc::new(ServiceDb { service: service.clone(), pool, config }));
     }
     Ok(out)
 }

@@ -4,11 +4,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use crate::auth::Authenticator;
 use crate::components::Components;
 use crate::config::Config;
+use crate::kafka::{Kafka, LocalBroker};
+use crate::outbox::Relay;
 use crate::manifest::Manifest;
 use crate::metrics::Metrics;
 use crate::router::Router;
@@ -24,16 +26,31 @@ pub struct RunningHost {
     pub state: Arc<AppState>,
     stop: Option<oneshot::Sender<()>>,
     served: tokio::task::JoinHandle<()>,
+    stop_background: watch::Sender<bool>,
+    background: Vec<tokio::task::JoinHandle<()>>,
+    local_broker: Option<LocalBroker>,
     _watcher: Option<notify::RecommendedWatcher>,
 }
 
 impl RunningHost {
-    /// Stops accepting connections and waits for in-flight requests.
+    /// Stops accepting connections, waits for in-flight requests, stops the
+    /// consumers (committing what they handled) and relays, then a local broker.
     pub async fn stop(mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
         let _ = (&mut self.served).await;
+        let _ = self.stop_background.send(true);
+        for task in self.background.drain(..) {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(15), task).await;
+        }
+        if let Some(b) = self.local_broker.take() {
+            b.stop().await;
+        }
+    }
+
+    pub fn kafka(&self) -> &Kafka {
+        &self.state.kafka
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -61,6 +78,63 @@ pub async fn start(cfg: &Config) -> anyhow::Result<RunningHost> {
     let components = Arc::new(Components::load(runtime, specs, &dbs, metrics.clone()).await?);
     let watcher = if cfg.watch { Some(components.watch()?) } else { None };
 
+    let (brokers, local_broker) = match &cfg.kafka.brokers {
+        Some(b) => (b.clone(), None),
+        None if cfg.kafka.start_local => {
+            let local = LocalBroker::start(cfg.kafka.local_port).await?;
+            (local.brokers.clone(), Some(local))
+        }
+        None => anyhow::bail!("no Kafka broker: set KAFKA_BROKERS (or kafka.brokers), or allow kafka.start_local"),
+    };
+    let kafka = Kafka::new(&brokers, &cfg.kafka)?;
+
+    let (stop_background, stop_rx) = watch::channel(false);
+    let mut background = Vec::new();
+    for db in dbs.values() {
+        let relay = Relay {
+            db: db.clone(),
+            kafka: kafka.clone(),
+            metrics: metrics.clone(),
+            poll: std::time::Duration::from_millis(cfg.kafka.relay_poll_ms),
+        };
+        background.push(tokio::spawn(relay.run(stop_rx.clone())));
+    }
+    // Topics first (retrying while the broker is unreachable), then the consumers.
+    let mut topics: Vec<String> = mart_contracts::topics::ALL.iter().map(|t| t.to_string()).collect();
+    for t in &manifest.kafka_triggers {
+        for topic in &t.topics {
+            topics.push(topic.clone());
+            topics.push(format!("{topic}{}", crate::kafka::DLT_SUFFIX));
+        }
+    }
+    topics.sort();
+    topics.dedup();
+    {
+        let (kafka, triggers, components, metrics, stop) =
+            (kafka.clone(), manifest.kafka_triggers.clone(), components.clone(), metrics.clone(), stop_rx.clone());
+        background.push(tokio::spawn(async move {
+            let mut delay = std::time::Duration::from_millis(250);
+            loop {
+                match kafka.ensure_topics(&topics).await {
+                    Ok(()) => break,
+                    Err(e) => tracing::warn!(brokers = %kafka.brokers, error = %format!("{e:#}"), "cannot create topics yet; retrying"),
+                }
+                if *stop.borrow() {
+                    return;
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(10));
+            }
+            let consumers: Vec<_> = triggers
+                .into_iter()
+                .map(|t| tokio::spawn(crate::kafka::run_trigger(kafka.clone(), t, components.clone(), metrics.clone(), stop.clone())))
+                .collect();
+            for c in consumers {
+                let _ = c.await;
+            }
+        }));
+    }
+
     let router = Router::new(manifest.http_routes.iter().map(|r| (r.route.clone(), r.component.clone())))
         .map_err(|e| anyhow::anyhow!("{}: {e}", manifest.path.display()))?;
     let state = Arc::new(AppState {
@@ -69,6 +143,7 @@ pub async fn start(cfg: &Config) -> anyhow::Result<RunningHost> {
         auth: Authenticator::new(&admin_token, jwt_secret.as_bytes(), &cfg.jwt_issuer),
         metrics,
         dbs,
+        kafka,
     });
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
@@ -79,5 +154,15 @@ pub async fn start(cfg: &Config) -> anyhow::Result<RunningHost> {
         let _ = rx.await;
     }));
     tracing::info!(%addr, app = %manifest.name, "serving");
-    Ok(RunningHost { addr, admin_token, state, stop: Some(tx), served, _watcher: watcher })
+    Ok(RunningHost {
+        addr,
+        admin_token,
+        state,
+        stop: Some(tx),
+        served,
+        stop_background,
+        background,
+        local_broker,
+        _watcher: watcher,
+    })
 }

@@ -18,7 +18,8 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpView};
 
-use crate::components::Slot;
+use crate::components::{Pre, Slot};
+use crate::events::{HandlerError, KafkaRecord};
 use crate::metrics::Metrics;
 use crate::postgres::PgState;
 use crate::runtime::{GuestState, MemoryCap, MemoryLimitExceeded, Runtime};
@@ -62,16 +63,9 @@ pub type GuestRequest = http::Request<Full<Bytes>>;
 /// What a guest may print during one invocation; more is cut off (and the guest's write fails).
 const GUEST_OUTPUT_CAPACITY: usize = 1024 * 1024;
 
-/// Runs `req` on a new instance of the slot's current build.
-pub async fn invoke(
-    runtime: &Runtime,
-    slot: &Arc<Slot>,
-    metrics: &Metrics,
-    req: GuestRequest,
-    correlation: &str,
-) -> Result<hyper::Response<HyperOutgoingBody>, Failure> {
-    let build = slot.current();
-    let timeout = Duration::from_millis(slot.spec.timeout_ms);
+/// A store for one invocation: the component's environment, memory cap and
+/// epoch deadline. What the guest prints lands in the returned pipe.
+fn new_store(runtime: &Runtime, slot: &Slot, timeout: Duration) -> (Store<GuestState>, MemoryOutputPipe) {
     let mut wasi = WasiCtx::builder();
     // No files, no sockets, only its manifest environment. What the guest prints
     // is captured and logged with the component and correlation id.
@@ -91,6 +85,32 @@ pub async fn invoke(
     store.limiter(|s| &mut s.limits);
     store.set_epoch_deadline(runtime.ticks_for(timeout));
     store.epoch_deadline_trap();
+    (store, output)
+}
+
+fn log_output(component: &str, correlation: &str, output: &MemoryOutputPipe) {
+    let printed = output.contents();
+    if !printed.is_empty() {
+        let text = String::from_utf8_lossy(&printed);
+        tracing::info!(%component, correlation_id = %correlation, output = %text.trim_end(), "guest output");
+    }
+}
+
+/// Runs `req` on a new instance of the slot's current build.
+pub async fn invoke(
+    runtime: &Runtime,
+    slot: &Arc<Slot>,
+    metrics: &Metrics,
+    req: GuestRequest,
+    correlation: &str,
+) -> Result<hyper::Response<HyperOutgoingBody>, Failure> {
+    let build = slot.current();
+    let Pre::Http(pre) = &build.pre else {
+        return Err(Failure::Internal("component does not serve HTTP".into()));
+    };
+    let pre = pre.clone();
+    let timeout = Duration::from_millis(slot.spec.timeout_ms);
+    let (mut store, output) = new_store(runtime, slot, timeout);
 
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let req = store
@@ -100,7 +120,6 @@ pub async fn invoke(
         .map_err(|e| Failure::Internal(format!("{e:#}")))?;
     let out = store.data_mut().http().new_response_outparam(sender).map_err(|e| Failure::Internal(format!("{e:#}")))?;
 
-    let pre = build.pre.clone();
     let component = slot.spec.id.clone();
     let instantiation = metrics.instantiation.with_label_values(&[&component]);
     // The guest may keep streaming the body after it has sent the head, so it runs in its own task.
@@ -125,11 +144,7 @@ pub async fn invoke(
                 Err(Failure::Deadline(timeout))
             }
         };
-        let printed = output.contents();
-        if !printed.is_empty() {
-            let text = String::from_utf8_lossy(&printed);
-            tracing::info!(%component, correlation_id = %correlation, output = %text.trim_end(), "guest output");
-        }
+        log_output(&component, &correlation, &output);
         let _ = done_tx.send(outcome);
     });
 
@@ -142,4 +157,45 @@ pub async fn invoke(
             Err(_) => Err(Failure::Internal("guest supervisor vanished".into())),
         },
     }
+}
+
+/// How an event handler answered.
+#[derive(Debug, PartialEq, Eq)]
+pub enum EventOutcome {
+    Handled,
+    Retry(String),
+    Reject(String),
+}
+
+/// Runs one Kafka record through a new instance of the slot's current build.
+pub async fn invoke_event(
+    runtime: &Runtime,
+    slot: &Arc<Slot>,
+    metrics: &Metrics,
+    record: &KafkaRecord,
+    correlation: &str,
+) -> Result<EventOutcome, Failure> {
+    let build = slot.current();
+    let Pre::Event(pre) = &build.pre else {
+        return Err(Failure::Internal("component does not handle events".into()));
+    };
+    let timeout = Duration::from_millis(slot.spec.timeout_ms);
+    let (mut store, output) = new_store(runtime, slot, timeout);
+    let component = slot.spec.id.as_str();
+    let call = async {
+        let started = Instant::now();
+        let handler = pre.instantiate_async(&mut store).await?;
+        metrics.instantiation.with_label_values(&[component]).observe(started.elapsed().as_secs_f64());
+        handler.mart_events_handler().call_handle(&mut store, record).await
+    };
+    // Wall clock as well as epochs: time spent waiting in host calls is not interrupted by epochs.
+    let result = match tokio::time::timeout(timeout + Duration::from_millis(50), call).await {
+        Ok(Ok(Ok(()))) => Ok(EventOutcome::Handled),
+        Ok(Ok(Err(HandlerError::Retry(why)))) => Ok(EventOutcome::Retry(why)),
+        Ok(Ok(Err(HandlerError::Reject(why)))) => Ok(EventOutcome::Reject(why)),
+        Ok(Err(e)) => Err(Failure::classify(e, timeout)),
+        Err(_) => Err(Failure::Deadline(timeout)),
+    };
+    log_output(component, correlation, &output);
+    result
 }

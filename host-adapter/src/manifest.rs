@@ -48,12 +48,27 @@ struct RawApplication {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawTriggers {
     #[serde(default)]
     http: Vec<RawHttpTrigger>,
-    /// Other trigger types (e.g. `kafka`) are read by the parts of the host that serve them.
-    #[serde(flatten)]
-    other: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    kafka: Vec<RawKafkaTrigger>,
+}
+
+/// `[[trigger.kafka]]`: a consumer group feeding a component's `mart:events/handler`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKafkaTrigger {
+    component: String,
+    topics: Vec<String>,
+    group: String,
+    #[serde(default)]
+    max_attempts: Option<u32>,
+    #[serde(default)]
+    retry_backoff_ms: Option<u64>,
+    #[serde(default)]
+    max_backoff_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -132,9 +147,36 @@ pub struct Manifest {
     pub name: String,
     pub version: Option<String>,
     pub http_routes: Vec<HttpRoute>,
+    pub kafka_triggers: Vec<KafkaTrigger>,
     pub components: BTreeMap<String, ComponentSpec>,
-    /// Trigger tables other than `http`, for the subsystems that serve them.
-    pub other_triggers: BTreeMap<String, toml::Value>,
+}
+
+/// Defaults for `[[trigger.kafka]]` retry settings.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+pub const DEFAULT_RETRY_BACKOFF_MS: u64 = 200;
+pub const DEFAULT_MAX_BACKOFF_MS: u64 = 10_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaTrigger {
+    pub component: String,
+    /// Topic names as the application knows them (the host may add a deployment prefix).
+    pub topics: Vec<String>,
+    pub group: String,
+    /// Attempts per record before it is dead-lettered (1 = no retry).
+    pub max_attempts: u32,
+    pub retry_backoff_ms: u64,
+    pub max_backoff_ms: u64,
+}
+
+/// Which export a component must have, decided by the trigger that uses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TriggerKind {
+    /// `wasi:http/incoming-handler`
+    #[default]
+    Http,
+    /// `mart:events/handler`
+    Event,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,6 +199,7 @@ pub struct ComponentSpec {
     pub memory_limit_bytes: u64,
     pub max_body_bytes: u64,
     pub auth: AuthRequirement,
+    pub kind: TriggerKind,
 }
 
 #[derive(Debug, Clone)]
@@ -262,6 +305,51 @@ impl Manifest {
             http_routes.push(HttpRoute { route: t.route.clone(), component });
         }
 
+        let mut kafka_triggers = Vec::new();
+        for (i, t) in raw.trigger.kafka.iter().enumerate() {
+            let key = format!("trigger.kafka[{i}]");
+            if !raw.component.contains_key(&t.component) {
+                problems.push(format!(
+                    "`{key}.component`: no component `{}` is declared (known: {})",
+                    t.component,
+                    known(&raw.component)
+                ));
+            }
+            if http_routes.iter().any(|r| r.component == t.component) {
+                problems.push(format!(
+                    "`{key}.component`: `{}` already serves HTTP; a component exports either an HTTP or an event handler",
+                    t.component
+                ));
+            }
+            if t.topics.is_empty() {
+                problems.push(format!("`{key}.topics`: name at least one topic"));
+            }
+            for (j, topic) in t.topics.iter().enumerate() {
+                if !is_topic_name(topic) {
+                    problems.push(format!(
+                        "`{key}.topics[{j}]`: `{topic}` is not a Kafka topic name (letters, digits, '.', '_', '-', at most 200)"
+                    ));
+                }
+            }
+            if t.group.trim().is_empty() {
+                problems.push(format!("`{key}.group`: must not be empty"));
+            }
+            if t.max_attempts == Some(0) {
+                problems.push(format!("`{key}.max_attempts`: must be at least 1"));
+            }
+            if let Some(c) = components.get_mut(&t.component) {
+                c.kind = TriggerKind::Event;
+            }
+            kafka_triggers.push(KafkaTrigger {
+                component: t.component.clone(),
+                topics: t.topics.clone(),
+                group: t.group.clone(),
+                max_attempts: t.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS),
+                retry_backoff_ms: t.retry_backoff_ms.unwrap_or(DEFAULT_RETRY_BACKOFF_MS),
+                max_backoff_ms: t.max_backoff_ms.unwrap_or(DEFAULT_MAX_BACKOFF_MS),
+            });
+        }
+
         if !problems.is_empty() {
             return Err(err(problems));
         }
@@ -271,8 +359,8 @@ impl Manifest {
             name: raw.application.name,
             version: raw.application.version,
             http_routes,
+            kafka_triggers,
             components,
-            other_triggers: raw.trigger.other,
         })
     }
 
@@ -280,7 +368,10 @@ impl Manifest {
     pub fn triggered_components(&self) -> Vec<&ComponentSpec> {
         self.components
             .values()
-            .filter(|c| self.http_routes.iter().any(|r| r.component == c.id))
+            .filter(|c| {
+                self.http_routes.iter().any(|r| r.component == c.id)
+                    || self.kafka_triggers.iter().any(|t| t.component == c.id)
+            })
             .collect()
     }
 
@@ -392,12 +483,21 @@ fn component_spec(
         memory_limit_bytes: memory_limit_mb * 1024 * 1024,
         max_body_bytes,
         auth: mart.auth.unwrap_or_default(),
+        kind: TriggerKind::Http,
     })
 }
 
 fn describe_toml_error(e: &toml::de::Error) -> String {
     // toml's message already names the offending key and the line; keep it on one line.
     e.to_string().lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>().join(" | ")
+}
+
+fn is_topic_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 200
+        && s != "."
+        && s != ".."
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 fn is_kebab_id(s: &str) -> bool {
@@ -498,6 +598,28 @@ memory_limit_mb = 32
         let e = parse(&text).unwrap_err();
         assert!(e.to_string().contains("already served"), "{e}");
         assert!(e.to_string().contains("trigger.http[2].route"), "{e}");
+    }
+
+    #[test]
+    fn kafka_triggers_are_read_and_checked() {
+        let text = format!(
+            "{GOOD}\n[[trigger.kafka]]\ncomponent = \"stock\"\ntopics = [\"mart.order.events\"]\ngroup = \"inventory\"\nmax_attempts = 3\n\n[component.stock]\nsource = \"s.wasm\"\n"
+        );
+        let m = parse(&text).unwrap();
+        assert_eq!(m.kafka_triggers[0].topics, vec!["mart.order.events".to_string()]);
+        assert_eq!(m.kafka_triggers[0].max_attempts, 3);
+        assert_eq!(m.kafka_triggers[0].retry_backoff_ms, DEFAULT_RETRY_BACKOFF_MS);
+        assert_eq!(m.components["stock"].kind, TriggerKind::Event);
+        assert_eq!(m.components["product-http"].kind, TriggerKind::Http);
+        assert_eq!(m.triggered_components().len(), 2);
+
+        let bad = text.replace("mart.order.events", "bad topic!").replace("max_attempts = 3", "max_attempts = 0");
+        let e = parse(&bad).unwrap_err().to_string();
+        assert!(e.contains("trigger.kafka[0].topics[0]"), "{e}");
+        assert!(e.contains("trigger.kafka[0].max_attempts"), "{e}");
+
+        let both = text.replace("component = \"stock\"", "component = \"product-http\"");
+        assert!(parse(&both).unwrap_err().to_string().contains("already serves HTTP"));
     }
 
     #[test]

@@ -13,6 +13,9 @@ pub struct Metrics {
     pub instantiation: HistogramVec,
     pub swaps: IntCounterVec,
     pub loaded: IntGaugeVec,
+    pub events: IntCounterVec,
+    pub outbox_sent: IntCounterVec,
+    pub outbox_backlog: IntGaugeVec,
 }
 
 impl Metrics {
@@ -45,16 +48,34 @@ impl Metrics {
             &["component"],
         )
         .expect("static metric");
+        let events = IntCounterVec::new(
+            Opts::new("events_total", "Kafka records by component and outcome (handled, retried, dead_lettered)"),
+            &["component", "outcome"],
+        )
+        .expect("static metric");
+        let outbox_sent = IntCounterVec::new(
+            Opts::new("outbox_sent_total", "Outbox rows published to Kafka, by service"),
+            &["service"],
+        )
+        .expect("static metric");
+        let outbox_backlog = IntGaugeVec::new(
+            Opts::new("outbox_backlog", "Outbox rows waiting to be published, by service"),
+            &["service"],
+        )
+        .expect("static metric");
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
             Box::new(instantiation.clone()),
             Box::new(swaps.clone()),
             Box::new(loaded.clone()),
+            Box::new(events.clone()),
+            Box::new(outbox_sent.clone()),
+            Box::new(outbox_backlog.clone()),
         ] {
             registry.register(c).expect("metric names are unique");
         }
-        Metrics { registry, requests, latency, instantiation, swaps, loaded }
+        Metrics { registry, requests, latency, instantiation, swaps, loaded, events, outbox_sent, outbox_backlog }
     }
 
     pub fn render(&self) -> String {

@@ -40,6 +40,8 @@ const MAX_CONNECTIONS_PER_INSTANCE: usize = 4;
 pub struct ServiceDb {
     pub service: String,
     pub pool: Pool,
+    /// Connection settings of the service's role, for connections outside the pool (LISTEN).
+    pub config: tokio_postgres::Config,
 }
 
 /// The database side of one instance's state.

@@ -72,6 +72,8 @@ impl Runtime {
         )
         .map_err(anyhow::Error::from)?;
         crate::postgres::add_to_linker(&mut linker).map_err(anyhow::Error::from)?;
+        // `mart:events/types` has only types; event components import it as an empty instance.
+        linker.instance("mart:events/types@0.1.0").map_err(anyhow::Error::from)?;
 
         let stop_ticker = Arc::new(AtomicBool::new(false));
         let tick = Duration::from_millis(config.epoch_tick_ms.max(1));

@@ -36,6 +36,7 @@ pub struct AppState {
     pub auth: Authenticator,
     pub metrics: Arc<Metrics>,
     pub dbs: BTreeMap<String, Arc<ServiceDb>>,
+    pub kafka: crate::kafka::Kafka,
 }
 
 type Resp = Response<HyperOutgoingBody>;
@@ -257,6 +258,9 @@ async fn readiness(state: &Arc<AppState>) -> Resp {
             unreachable.push(service.clone());
         }
     }
+    if !state.kafka.reachable().await {
+        unreachable.push(format!("Kafka broker {}", state.kafka.brokers));
+    }
     if unreachable.is_empty() {
         let body = serde_json::json!({ "status": "ready", "components": state.components.list().len() });
         json_response(StatusCode::OK, "application/json", body.to_string())
@@ -265,7 +269,7 @@ async fn readiness(state: &Arc<AppState>) -> Resp {
             StatusCode::SERVICE_UNAVAILABLE,
             "not-ready",
             "Not Ready",
-            format!("database(s) unreachable: {}", unreachable.join(", ")),
+            format!("unreachable: {}", unreachable.join(", ")),
         )
     }
 }

@@ -19,9 +19,12 @@
 #![allow(clippy::result_large_err)]
 
 pub mod db;
+pub mod events;
 pub mod http;
+pub mod inbox;
 pub mod identity;
 pub mod json;
+pub mod outbox;
 pub mod page;
 pub mod problem;
 pub mod query;

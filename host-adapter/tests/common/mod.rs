@@ -23,6 +23,14 @@ pub fn wasm(name: &str) -> PathBuf {
     p
 }
 
+/// The broker the test command started (scripts/test), or one you point at.
+pub fn brokers() -> String {
+    std::env::var("MART_TEST_KAFKA_BROKERS").or_else(|_| std::env::var("KAFKA_BROKERS")).expect(
+        "no Kafka broker for tests: run the README's test command (scripts/test starts Tansu), \
+         or set MART_TEST_KAFKA_BROKERS",
+    )
+}
+
 pub fn admin_url() -> String {
     std::env::var("MART_TEST_ADMIN_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
@@ -93,6 +101,10 @@ impl TestHost {
         cfg.database.prefix = unique("t");
         cfg.database.pool_size = 8;
         cfg.engine.max_instances = 64;
+        // Own topics on the shared broker: every topic name gets the test's prefix.
+        cfg.kafka.brokers = Some(brokers());
+        cfg.kafka.topic_prefix = format!("{}.", cfg.database.prefix);
+        cfg.kafka.relay_poll_ms = 200;
         let cleanup = DbCleanup {
             cfg: cfg.database.clone(),
             services: services.iter().map(|s| s.to_string()).collect(),
@@ -115,6 +127,23 @@ impl TestHost {
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// A second host on the same databases, topics and consumer groups (scale-out tests).
+    pub async fn start_peer(&self) -> RunningHost {
+        let mut cfg = self.cfg.clone();
+        cfg.state_dir = self.dir.join("state");
+        cfg.watch = false;
+        mart_host::host::start(&cfg).await.expect("peer host starts")
+    }
+
+    /// Connects to a service's database with the admin role, to look at what a test did.
+    pub async fn service_db(&self, service: &str) -> tokio_postgres::Client {
+        let mut c: tokio_postgres::Config = admin_url().parse().unwrap();
+        c.dbname(&format!("{}_{service}", self.cfg.database.prefix));
+        let (client, conn) = c.connect(tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        client
     }
 
     pub async fn stop(self) {

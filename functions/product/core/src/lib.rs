@@ -13,6 +13,7 @@
 //! fixed enums.
 
 pub mod category;
+pub mod events;
 pub mod ids;
 pub mod listing;
 pub mod money;

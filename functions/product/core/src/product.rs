@@ -455,9 +455,10 @@ pub fn update_sql(id: &str, changes: &[Change]) -> SqlQuery {
     q
 }
 
+/// Returns the deleted SKU, which `product.deleted` carries.
 pub fn delete_sql(id: &str) -> SqlQuery {
     SqlQuery {
-        sql: "DELETE FROM products WHERE id = $1".into(),
+        sql: "DELETE FROM products WHERE id = $1 RETURNING sku".into(),
         params: vec![SqlValue::Uuid(id.to_string())],
     }
 }

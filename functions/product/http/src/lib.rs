@@ -11,12 +11,14 @@
 #![allow(clippy::result_large_err)]
 
 use mart_guest_sdk::db::{self, RowView};
+use mart_guest_sdk::outbox;
 use mart_guest_sdk::http::{self as web, HandlerResult};
 use mart_guest_sdk::identity::{is_admin, require_admin};
 use mart_guest_sdk::page::PageRequest;
 use mart_guest_sdk::query::QueryParams;
 use mart_guest_sdk::{FieldError, FieldErrors, Paginated, Problem};
 use product_core::category::{self, Category, CategoryKey, CreateCategoryRequest};
+use product_core::events;
 use product_core::ids::parse_uuid;
 use product_core::listing::{ListQuery, RawListParams, KNOWN_PARAMS};
 use product_core::money::Money;
@@ -133,13 +135,18 @@ fn create_product(req: &Request) -> HandlerResult {
     let body: CreateProductRequest = web::json_body(req)?;
     let new = product::validate_create(body).map_err(field_errors)?;
     let conn = open()?;
-    let rows = query_rows(&conn, &product::insert_sql(&new))
-        .map_err(|e| product_write_error(e, &new.sku))?;
-    let row = db::first_row(&rows).ok_or_else(|| {
-        eprintln!("INSERT … RETURNING gave no row");
-        Problem::internal()
+    // The row and its product.created event commit together or not at all.
+    let created = db::transaction(&conn, |c| {
+        let rows = query_rows(c, &product::insert_sql(&new))
+            .map_err(|e| product_write_error(e, &new.sku))?;
+        let row = db::first_row(&rows).ok_or_else(|| {
+            eprintln!("INSERT … RETURNING gave no row");
+            Problem::internal()
+        })?;
+        let created = product_from_row(&row)?;
+        outbox::publish(c, &events::created(&created, now()), web::correlation_id(req).as_deref())?;
+        Ok::<_, Problem>(created)
     })?;
-    let created = product_from_row(&row)?;
     web::created(&format!("/products/{}", created.id), &created)
 }
 
@@ -150,12 +157,20 @@ fn update_product(req: &Request, raw_id: &str) -> HandlerResult {
     let new_sku = body.sku.clone().flatten().unwrap_or_default();
     let changes = product::validate_update(body).map_err(field_errors)?;
     let conn = open()?;
-    let rows = query_rows(&conn, &product::update_sql(&id, &changes))
-        .map_err(|e| product_write_error(e, &new_sku))?;
-    match db::first_row(&rows) {
-        Some(row) => web::json(200, &product_from_row(&row)?),
-        None => Err(product_not_found(raw_id)),
-    }
+    let updated = db::transaction(&conn, |c| {
+        let rows = query_rows(c, &product::update_sql(&id, &changes))
+            .map_err(|e| product_write_error(e, &new_sku))?;
+        let Some(row) = db::first_row(&rows) else {
+            return Err(product_not_found(raw_id));
+        };
+        let updated = product_from_row(&row)?;
+        // `{}` changes nothing and announces nothing.
+        if !changes.is_empty() {
+            outbox::publish(c, &events::updated(&updated, now()), web::correlation_id(req).as_deref())?;
+        }
+        Ok(updated)
+    })?;
+    web::json(200, &updated)
 }
 
 fn delete_product(req: &Request, raw_id: &str) -> HandlerResult {
@@ -163,10 +178,22 @@ fn delete_product(req: &Request, raw_id: &str) -> HandlerResult {
     let id = product_id(raw_id)?;
     let conn = open()?;
     let q = product::delete_sql(&id);
-    match conn.execute(&q.sql, &params(&q))? {
-        0 => Err(product_not_found(raw_id)),
-        _ => Ok(web::no_content()),
-    }
+    db::transaction(&conn, |c| {
+        let rows = query_rows(c, &q)?;
+        let Some(row) = db::first_row(&rows) else {
+            return Err(product_not_found(raw_id));
+        };
+        let sku = row.string("sku")?;
+        outbox::publish(c, &events::deleted(&id, &sku, now()), web::correlation_id(req).as_deref())?;
+        Ok(())
+    })?;
+    Ok(web::no_content())
+}
+
+/// Event time: the guest's wall clock (WASI `wall-clock`, provided by the host).
+fn now() -> mart_contracts::prost_types::Timestamp {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    mart_contracts::prost_types::Timestamp { seconds: since.as_secs() as i64, nanos: since.subsec_nanos() as i32 }
 }
 
 /// A malformed id names no product: 404, like an unknown one, so clients
