@@ -30,6 +30,9 @@ use crate::metrics::Metrics;
 
 pub const DLT_SUFFIX: &str = ".dlt";
 
+/// Longest a consumer's fetch waits for data (librdkafka's default is 500 ms).
+pub const FETCH_WAIT_MAX_MS: &str = "100";
+
 /// Header names on dead-lettered records.
 pub mod dlt_headers {
     pub const TOPIC: &str = "mart-dlt-original-topic";
@@ -284,6 +287,8 @@ pub async fn run_trigger(
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "10000")
         .set("auto.commit.interval.ms", "500")
+        // Brokers that answer a fetch only at its deadline (Tansu does) would add this much latency.
+        .set("fetch.wait.max.ms", FETCH_WAIT_MAX_MS)
         .create()
     {
         Ok(c) => c,

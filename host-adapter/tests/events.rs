@@ -306,3 +306,65 @@ async fn two_hosts_in_one_group_share_the_work_and_handle_each_record_once() {
     peer.stop().await;
     h.stop().await;
 }
+
+#[tokio::test]
+async fn without_a_broker_the_host_serves_and_waits_then_delivers_once_it_appears() {
+    // A port nothing listens on yet.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let events = wasm("tc_events");
+    let h = TestHost::start_with(MANIFEST, &[("events.wasm", &events)], &["ev"], |cfg| {
+        cfg.kafka.brokers = Some(format!("127.0.0.1:{port}"));
+    })
+    .await;
+    let ready = h.get("/readyz").await;
+    assert_eq!(ready.status(), 503);
+    assert!(ready.text().await.unwrap().contains("Kafka"));
+    assert_eq!(h.get("/healthz").await.status(), 200);
+
+    let db = h.service_db("ev").await;
+    db.execute(
+        "INSERT INTO mart_outbox (topic, key, ce_type, payload) VALUES ('t.events', 'late', 'test.ok', 'waited')",
+        &[],
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let pending: i64 = db.query_one("SELECT count(*) FROM mart_outbox WHERE sent_at IS NULL", &[]).await.unwrap().get(0);
+    assert_eq!(pending, 1, "the row waits for the broker");
+
+    let broker = mart_host::kafka::LocalBroker::start(port).await.unwrap();
+    let rows = wait_for("the waiting event", async || Some(handled(&h).await).filter(|r| !r.is_empty())).await;
+    assert_eq!(rows[0].2, "waited");
+    wait_for("readiness", async || (h.get("/readyz").await.status() == 200).then_some(())).await;
+    h.stop().await;
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn severed_database_connections_delay_the_relay_but_lose_nothing() {
+    let h = host().await;
+    let db = h.service_db("ev").await;
+    event(h.host.kafka(), "k", "ev-first", "test.ok", "first").await;
+    wait_for("the first event", async || Some(handled(&h).await).filter(|r| !r.is_empty())).await;
+    // What a PostgreSQL restart looks like to the host: every connection to the database dies.
+    let name = format!("{}_ev", h.cfg.database.prefix);
+    db.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+        &[&name],
+    )
+    .await
+    .unwrap();
+    let db = h.service_db("ev").await;
+    for i in 0..5 {
+        db.execute(
+            "INSERT INTO mart_outbox (topic, key, ce_type, payload) VALUES ('t.events', 'k', 'test.ok', $1)",
+            &[&format!("after-{i}").into_bytes()],
+        )
+        .await
+        .unwrap();
+    }
+    let rows = wait_for("events after the cut", async || Some(handled(&h).await).filter(|r| r.len() >= 6)).await;
+    let bodies: Vec<&str> = rows.iter().map(|r| r.2.as_str()).collect();
+    assert_eq!(bodies, ["first", "after-0", "after-1", "after-2", "after-3", "after-4"]);
+    h.stop().await;
+}

@@ -77,8 +77,28 @@ impl TestHost {
         Self::start_in(manifest, files, services, None).await
     }
 
+    /// As `start`, with a chance to change the configuration first.
+    pub async fn start_with(
+        manifest: &str,
+        files: &[(&str, &Path)],
+        services: &[&str],
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestHost {
+        Self::start_full(manifest, files, services, None, adjust).await
+    }
+
     /// As `start`, with the manifest's root at `root` (for the real project manifest).
     pub async fn start_in(manifest: &str, files: &[(&str, &Path)], services: &[&str], root: Option<&Path>) -> TestHost {
+        Self::start_full(manifest, files, services, root, |_| {}).await
+    }
+
+    async fn start_full(
+        manifest: &str,
+        files: &[(&str, &Path)],
+        services: &[&str],
+        root: Option<&Path>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestHost {
         let _ = tracing_subscriber::fmt().with_env_filter("warn,mart_host=info,refinery_core::util=error").with_test_writer().try_init();
         let dir = std::env::temp_dir().join(unique("mart-test"));
         std::fs::create_dir_all(&dir).unwrap();
@@ -105,6 +125,7 @@ impl TestHost {
         cfg.kafka.brokers = Some(brokers());
         cfg.kafka.topic_prefix = format!("{}.", cfg.database.prefix);
         cfg.kafka.relay_poll_ms = 200;
+        adjust(&mut cfg);
         let cleanup = DbCleanup {
             cfg: cfg.database.clone(),
             services: services.iter().map(|s| s.to_string()).collect(),

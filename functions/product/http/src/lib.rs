@@ -98,17 +98,32 @@ fn list_products(req: &Request) -> HandlerResult {
         return Err(errors.into());
     }
 
+    page_of(
+        &list.page_sql(page.limit(), page.offset()),
+        &list.count_sql(),
+        page,
+        product_from_row,
+    )
+}
+
+/// Runs a list query whose rows carry `count(*) OVER () AS total` and renders
+/// the page. Past the last page no row carries the total, so it is counted.
+fn page_of<T: serde::Serialize>(
+    page_sql: &SqlQuery,
+    count_sql: &SqlQuery,
+    page: PageRequest,
+    from_row: impl Fn(&RowView<'_>) -> Result<T, Problem>,
+) -> HandlerResult {
     let conn = open()?;
-    let rows = query_rows(&conn, &list.page_sql(page.limit(), page.offset()))?;
+    let rows = query_rows(&conn, page_sql)?;
     let mut items = Vec::with_capacity(rows.rows.len());
     let mut total = 0;
     for row in db::rows(&rows) {
         total = row.i64("total")?;
-        items.push(product_from_row(&row)?);
+        items.push(from_row(&row)?);
     }
     if items.is_empty() && page.offset() > 0 {
-        // Past the last page: no row carried the window count.
-        let count = query_rows(&conn, &list.count_sql())?;
+        let count = query_rows(&conn, count_sql)?;
         total = db::first_row(&count)
             .map(|r| r.i64("total"))
             .transpose()?
@@ -257,24 +272,11 @@ fn list_categories(req: &Request) -> HandlerResult {
     if !errors.is_empty() {
         return Err(errors.into());
     }
-    let conn = open()?;
-    let rows = query_rows(&conn, &category::list_sql(page.limit(), page.offset()))?;
-    let mut items = Vec::with_capacity(rows.rows.len());
-    let mut total = 0;
-    for row in db::rows(&rows) {
-        total = row.i64("total")?;
-        items.push(category_from_row(&row)?);
-    }
-    if items.is_empty() && page.offset() > 0 {
-        let count = query_rows(&conn, &category::count_sql())?;
-        total = db::first_row(&count)
-            .map(|r| r.i64("total"))
-            .transpose()?
-            .unwrap_or(0);
-    }
-    web::json(
-        200,
-        &Paginated::new(items, page, u64::try_from(total).unwrap_or(0)),
+    page_of(
+        &category::list_sql(page.limit(), page.offset()),
+        &category::count_sql(),
+        page,
+        category_from_row,
     )
 }
 
