@@ -41,6 +41,8 @@ pub struct Build {
 pub struct Slot {
     pub spec: ComponentSpec,
     pub db: Option<Arc<ServiceDb>>,
+    /// `spec.variables` with every template filled in.
+    pub variables: Arc<BTreeMap<String, String>>,
     current: ArcSwap<Build>,
 }
 
@@ -143,7 +145,8 @@ impl Components {
                 dbs.get(s).cloned().ok_or_else(|| anyhow::anyhow!("component `{}`: service `{s}` has no database", spec.id))
             });
             let db = db.transpose()?;
-            slots.insert(spec.id.clone(), Arc::new(Slot { spec, db, current: ArcSwap::from_pointee(build) }));
+            let variables = Arc::new(spec.variables.clone());
+            slots.insert(spec.id.clone(), Arc::new(Slot { spec, db, variables, current: ArcSwap::from_pointee(build) }));
         }
         Ok(Components { runtime, slots, metrics })
     }

@@ -74,7 +74,17 @@ pub async fn start(cfg: &Config) -> anyhow::Result<RunningHost> {
     let dbs = crate::db::prepare_all(&cfg.database, &manifest.root, &manifest.services(), &mut secrets).await?;
     let runtime = Arc::new(Runtime::new(cfg.engine.clone())?);
     let metrics = Arc::new(Metrics::new());
-    let specs = manifest.triggered_components().into_iter().cloned().collect();
+    // Variables are resolved once, at start; a required one without a value stops the start.
+    let mut resolved = manifest.resolve_variables(|name| std::env::var(format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase())).ok())?;
+    let specs = manifest
+        .triggered_components()
+        .into_iter()
+        .cloned()
+        .map(|mut spec| {
+            spec.variables = resolved.remove(&spec.id).unwrap_or_default();
+            spec
+        })
+        .collect();
     let components = Arc::new(Components::load(runtime, specs, &dbs, metrics.clone()).await?);
     let watcher = if cfg.watch { Some(components.watch()?) } else { None };
 

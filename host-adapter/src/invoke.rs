@@ -80,6 +80,7 @@ fn new_store(runtime: &Runtime, slot: &Slot, timeout: Duration) -> (Store<GuestS
         table: ResourceTable::new(),
         limits: MemoryCap { limit: slot.spec.memory_limit_bytes as usize },
         pg: PgState::new(slot.db.clone()),
+        variables: slot.variables.clone(),
     };
     let mut store = Store::new(&runtime.engine, state);
     store.limiter(|s| &mut s.limits);

@@ -17,3 +17,4 @@ pub mod secrets;
 pub mod build;
 pub mod host;
 pub mod server;
+pub mod variables;

@@ -26,11 +26,24 @@ struct RawManifest {
     spin_manifest_version: i64,
     application: RawApplication,
     #[serde(default)]
-    variables: BTreeMap<String, toml::Value>,
+    variables: BTreeMap<String, AppVariable>,
     #[serde(default)]
     trigger: RawTriggers,
     #[serde(default)]
     component: BTreeMap<String, RawComponent>,
+}
+
+/// `[variables]`: an application variable, as Spin defines them.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AppVariable {
+    #[serde(default)]
+    pub default: Option<String>,
+    #[serde(default)]
+    pub required: bool,
+    /// Never logged; still handed to a component whose variables refer to it.
+    #[serde(default)]
+    pub secret: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -149,6 +162,7 @@ pub struct Manifest {
     pub http_routes: Vec<HttpRoute>,
     pub kafka_triggers: Vec<KafkaTrigger>,
     pub components: BTreeMap<String, ComponentSpec>,
+    pub variables: BTreeMap<String, AppVariable>,
 }
 
 /// Defaults for `[[trigger.kafka]]` retry settings.
@@ -192,6 +206,8 @@ pub struct ComponentSpec {
     pub source: PathBuf,
     pub allowed_outbound_hosts: Vec<String>,
     pub environment: BTreeMap<String, String>,
+    /// `[component.<id>.variables]`: values, possibly templates such as `"{{ api_base }}/v1"`.
+    pub variables: BTreeMap<String, String>,
     pub build: Option<BuildSpec>,
     /// The service whose database this component may open (`postgres://<service>`).
     pub service: Option<String>,
@@ -258,6 +274,17 @@ impl Manifest {
             problems.push("`application.name`: must not be empty".into());
         }
         let _ = (&raw.application.description, &raw.application.authors, &raw.application.trigger);
+
+        for (name, v) in &raw.variables {
+            if !is_variable_name(name) {
+                problems.push(format!(
+                    "`variables.{name}`: variable names are lowercase letters, digits and '_', starting with a letter"
+                ));
+            }
+            if v.required && v.default.is_some() {
+                problems.push(format!("`variables.{name}`: a required variable cannot have a default"));
+            }
+        }
 
         let mut components = BTreeMap::new();
         for (id, c) in &raw.component {
@@ -361,6 +388,7 @@ impl Manifest {
             http_routes,
             kafka_triggers,
             components,
+            variables: raw.variables,
         })
     }
 
@@ -373,6 +401,52 @@ impl Manifest {
                     || self.kafka_triggers.iter().any(|t| t.component == c.id)
             })
             .collect()
+    }
+
+    /// Resolves every component's variables: application variables come from
+    /// `lookup(name)` (the host passes `SPIN_VARIABLE_<NAME>` from the
+    /// environment, Spin's convention) or their default. A required variable
+    /// without a value fails the start, naming it.
+    pub fn resolve_variables(
+        &self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<BTreeMap<String, BTreeMap<String, String>>, ManifestError> {
+        let mut values = BTreeMap::new();
+        let mut problems = Vec::new();
+        for (name, v) in &self.variables {
+            match lookup(name).or_else(|| v.default.clone()) {
+                Some(value) => {
+                    values.insert(name.clone(), value);
+                }
+                None if v.required => problems.push(format!(
+                    "`variables.{name}` is required: set SPIN_VARIABLE_{}",
+                    name.to_ascii_uppercase()
+                )),
+                None => {}
+            }
+        }
+        let mut out = BTreeMap::new();
+        for c in self.components.values() {
+            let mut resolved = BTreeMap::new();
+            for (name, template) in &c.variables {
+                match expand(template, &values) {
+                    Ok(v) => {
+                        resolved.insert(name.clone(), v);
+                    }
+                    Err(missing) => problems.push(format!(
+                        "`component.{}.variables.{name}`: `{missing}` has no value (no default, SPIN_VARIABLE_{} unset)",
+                        c.id,
+                        missing.to_ascii_uppercase()
+                    )),
+                }
+            }
+            out.insert(c.id.clone(), resolved);
+        }
+        if problems.is_empty() {
+            Ok(out)
+        } else {
+            Err(ManifestError { path: self.path.clone(), problems })
+        }
     }
 
     /// The distinct services whose databases the components use.
@@ -396,7 +470,7 @@ fn component_spec(
     id: &str,
     c: &RawComponent,
     root: &Path,
-    app_variables: &BTreeMap<String, toml::Value>,
+    app_variables: &BTreeMap<String, AppVariable>,
 ) -> Result<ComponentSpec, Vec<String>> {
     let key = format!("component.{id}");
     let mut problems = Vec::new();
@@ -425,12 +499,24 @@ fn component_spec(
             "`{key}`: files, key_value_stores and sqlite_databases are not provided by the mart host; services use their PostgreSQL database"
         ));
     }
-    if !c.variables.is_empty() {
-        problems.push(format!(
-            "`{key}.variables`: Spin variables are not provided by the mart host; use `environment` for non-secret settings (secrets stay in the host)"
-        ));
+    for (name, template) in &c.variables {
+        if !is_variable_name(name) {
+            problems.push(format!(
+                "`{key}.variables.{name}`: variable names are lowercase letters, digits and '_', starting with a letter"
+            ));
+        }
+        match template_refs(template) {
+            Ok(refs) => {
+                for r in refs {
+                    if !app_variables.contains_key(&r) {
+                        problems.push(format!("`{key}.variables.{name}`: refers to `{{{{ {r} }}}}`, which [variables] does not declare"));
+                    }
+                }
+            }
+            Err(e) => problems.push(format!("`{key}.variables.{name}`: {e}")),
+        }
     }
-    let _ = (app_variables, &c.description);
+    let _ = &c.description;
 
     let mart: RawMartSettings = match c.tool.get("mart") {
         None => RawMartSettings::default(),
@@ -477,6 +563,7 @@ fn component_spec(
         source,
         allowed_outbound_hosts: c.allowed_outbound_hosts.clone(),
         environment: c.environment.clone(),
+        variables: c.variables.clone(),
         build,
         service: mart.service,
         timeout_ms,
@@ -490,6 +577,45 @@ fn component_spec(
 fn describe_toml_error(e: &toml::de::Error) -> String {
     // toml's message already names the offending key and the line; keep it on one line.
     e.to_string().lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>().join(" | ")
+}
+
+pub fn is_variable_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// The application variables a template such as `"{{ base }}/v1"` refers to.
+fn template_refs(template: &str) -> Result<Vec<String>, String> {
+    let mut refs = Vec::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let end = after.find("}}").ok_or_else(|| format!("`{template}` has an unclosed `{{{{`"))?;
+        let name = after[..end].trim();
+        if !is_variable_name(name) {
+            return Err(format!("`{template}` refers to `{name}`, which is not a variable name"));
+        }
+        refs.push(name.to_string());
+        rest = &after[end + 2..];
+    }
+    Ok(refs)
+}
+
+/// Fills a template's `{{ name }}` references; `Err(name)` for one without a value.
+fn expand(template: &str, values: &BTreeMap<String, String>) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find("}}").unwrap_or(after.len());
+        let name = after[..end].trim();
+        out.push_str(values.get(name).ok_or_else(|| name.to_string())?);
+        rest = after.get(end + 2..).unwrap_or("");
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 fn is_topic_name(s: &str) -> bool {
@@ -620,6 +746,29 @@ memory_limit_mb = 32
 
         let both = text.replace("component = \"stock\"", "component = \"product-http\"");
         assert!(parse(&both).unwrap_err().to_string().contains("already serves HTTP"));
+    }
+
+    #[test]
+    fn variables_resolve_from_lookup_then_default() {
+        let text = format!(
+            "{GOOD}\n[variables]\nbase = {{ default = \"https://x\" }}\ntoken = {{ required = true, secret = true }}\n\n[component.product-http.variables]\nendpoint = \"{{{{ base }}}}/v1\"\nauth = \"Bearer {{{{token}}}}\"\nplain = \"literal\"\n"
+        );
+        let m = parse(&text).unwrap();
+        let resolved = m.resolve_variables(|n| (n == "token").then(|| "t0k".to_string())).unwrap();
+        let v = &resolved["product-http"];
+        assert_eq!(v["endpoint"], "https://x/v1");
+        assert_eq!(v["auth"], "Bearer t0k");
+        assert_eq!(v["plain"], "literal");
+        let e = m.resolve_variables(|_| None).unwrap_err().to_string();
+        assert!(e.contains("SPIN_VARIABLE_TOKEN"), "{e}");
+    }
+
+    #[test]
+    fn undeclared_or_malformed_variable_references_are_refused() {
+        let text = format!("{GOOD}\n[component.product-http.variables]\na = \"{{{{ nope }}}}\"\nb = \"{{{{ open\"\n");
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.contains("variables.a") && e.contains("nope"), "{e}");
+        assert!(e.contains("variables.b") && e.contains("unclosed"), "{e}");
     }
 
     #[test]

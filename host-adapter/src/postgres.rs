@@ -17,7 +17,7 @@ use wasmtime::component::{HasSelf, Linker, Resource};
 
 use crate::runtime::GuestState;
 
-mod bindings {
+pub(crate) mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "mart:host/guest-imports",

@@ -72,6 +72,7 @@ impl Runtime {
         )
         .map_err(anyhow::Error::from)?;
         crate::postgres::add_to_linker(&mut linker).map_err(anyhow::Error::from)?;
+        crate::variables::add_to_linker(&mut linker).map_err(anyhow::Error::from)?;
         // `mart:events/types` has only types; event components import it as an empty instance.
         linker.instance("mart:events/types@0.1.0").map_err(anyhow::Error::from)?;
 
@@ -149,6 +150,8 @@ pub struct GuestState {
     pub table: ResourceTable,
     pub limits: MemoryCap,
     pub pg: PgState,
+    /// The component's resolved `[component.<id>.variables]`.
+    pub variables: std::sync::Arc<std::collections::BTreeMap<String, String>>,
 }
 
 impl WasiView for GuestState {

@@ -27,8 +27,13 @@ component = "memory-hog"
 route = "/private/..."
 component = "private"
 
+[variables]
+who = { default = "world" }
+
 [component.echo]
 source = "echo.wasm"
+[component.echo.variables]
+greeting = "hello {{ who }}"
 [component.echo.tool.mart]
 max_body_bytes = 1024
 
@@ -197,5 +202,19 @@ async fn function_list_is_admin_only_and_metrics_count_requests() {
     assert!(metrics.contains(r#"mart_http_requests_total{component="trap",status="500"}"#), "{metrics}");
     assert!(metrics.contains("mart_instantiation_duration_seconds_count{component=\"echo\"}"), "{metrics}");
     assert!(metrics.contains("mart_http_request_duration_seconds_bucket{component=\"echo\""), "{metrics}");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn components_read_their_manifest_variables() {
+    let h = host().await;
+    assert_eq!(h.get("/echo/v?variable=greeting").await.text().await.unwrap(), "value hello world");
+    let missing = h.get("/echo/v?variable=nope").await.text().await.unwrap();
+    assert!(missing.starts_with("error Error::Undefined"), "{missing}");
+    let invalid = h.get("/echo/v?variable=Bad-Name").await.text().await.unwrap();
+    assert!(invalid.starts_with("error Error::InvalidName"), "{invalid}");
+    // Another component sees only its own variables.
+    let other = h.client.get(h.url("/private/v?variable=greeting")).header("authorization", h.admin()).send().await.unwrap();
+    assert!(other.text().await.unwrap().starts_with("error Error::Undefined"));
     h.stop().await;
 }

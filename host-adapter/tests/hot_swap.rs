@@ -109,6 +109,12 @@ async fn broken_builds_are_refused_and_the_old_one_keeps_serving() {
         tokio::time::sleep(Duration::from_millis(600)).await;
         assert!(h.get("/still").await.text().await.unwrap().starts_with("echo /still"));
     }
+    // A component, but not an HTTP one: it lacks the export this route needs.
+    let event_component = std::fs::read(wasm("tc_events")).unwrap();
+    let r = h.client.put(h.url("/-/functions/swappable")).header("authorization", h.admin()).body(event_component).send().await.unwrap();
+    let p = problem(r, 422).await;
+    assert!(p["detail"].as_str().unwrap().contains("does not export wasi:http/incoming-handler"), "{p}");
+    assert!(h.get("/still").await.text().await.unwrap().starts_with("echo /still"));
     assert_eq!(digest(&h).await, before);
     let metrics = h.get("/metrics").await.text().await.unwrap();
     assert!(metrics.contains(r#"mart_component_swaps_total{component="swappable",outcome="refused"}"#), "{metrics}");
@@ -131,5 +137,35 @@ async fn deploy_endpoint_swaps_and_is_admin_only() {
     assert_eq!(info["id"], "swappable");
     // Swapped before the response: the very next request runs the new build.
     assert_eq!(h.get("/x").await.text().await.unwrap(), "probe");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn mart_deploy_swaps_a_running_host() {
+    let h = host().await;
+    let probe = wasm("tc_db_probe");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_mart"))
+        .args(["deploy", "swappable"])
+        .arg(&probe)
+        .args(["--url", &h.url(""), "--token", &h.host.admin_token])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(info["id"], "swappable");
+    assert_eq!(h.get("/x").await.text().await.unwrap(), "probe");
+    // A refused build is a failing command that says why.
+    let bad = h.dir.join("bad.wasm");
+    std::fs::write(&bad, b"nope").unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_mart"))
+        .args(["deploy", "swappable"])
+        .arg(&bad)
+        .args(["--url", &h.url(""), "--token", &h.host.admin_token])
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not compile"));
     h.stop().await;
 }
