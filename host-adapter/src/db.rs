@@ -60,7 +60,7 @@ fn admin_config(cfg: &DatabaseConfig) -> anyhow::Result<tokio_postgres::Config> 
 fn service_config(cfg: &DatabaseConfig, service: &str, password: &str) -> anyhow::Result<tokio_postgres::Config> {
     let mut c = admin_config(cfg)?;
     let name = db_name(&cfg.prefix, service);
-    c.user(&name).password(password).dbname(&name).application_name(&format!("mart-{service}"));
+    c.user(&name).password(password).dbname(&name).application_name(format!("mart-{service}"));
     Ok(c)
 }
 

@@ -113,10 +113,12 @@ impl TestHost {
             None => dir.join("spin.toml"),
         };
         std::fs::write(&manifest_path, manifest).unwrap();
-        let mut cfg = Config::default();
-        cfg.manifest = manifest_path;
-        cfg.listen = "127.0.0.1:0".into();
-        cfg.state_dir = dir.join("state");
+        let mut cfg = Config {
+            manifest: manifest_path,
+            listen: "127.0.0.1:0".into(),
+            state_dir: dir.join("state"),
+            ..Config::default()
+        };
         cfg.database.admin_url = admin_url();
         cfg.database.prefix = unique("t");
         cfg.database.pool_size = 8;
@@ -161,7 +163,7 @@ impl TestHost {
     /// Connects to a service's database with the admin role, to look at what a test did.
     pub async fn service_db(&self, service: &str) -> tokio_postgres::Client {
         let mut c: tokio_postgres::Config = admin_url().parse().unwrap();
-        c.dbname(&format!("{}_{service}", self.cfg.database.prefix));
+        c.dbname(format!("{}_{service}", self.cfg.database.prefix));
         let (client, conn) = c.connect(tokio_postgres::NoTls).await.unwrap();
         tokio::spawn(conn);
         client
