@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ids::parse_uuid;
-use crate::{char_len, FieldError, SqlQuery, SqlValue};
+use crate::{FieldError, SqlQuery, SqlValue};
 
 pub const SLUG_MAX: usize = 64;
 pub const NAME_MAX: usize = 100;
@@ -88,17 +88,7 @@ pub fn validate_slug(slug: &str) -> Result<(), String> {
 }
 
 pub fn validate_name(name: &str) -> Result<String, String> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err("must not be empty".into());
-    }
-    if char_len(name) > NAME_MAX {
-        return Err(format!("must be at most {NAME_MAX} characters"));
-    }
-    if name.chars().any(char::is_control) {
-        return Err("must not contain control characters".into());
-    }
-    Ok(name.to_string())
+    crate::display_name(name, NAME_MAX)
 }
 
 pub fn validate_create(req: CreateCategoryRequest) -> Result<NewCategory, Vec<FieldError>> {

@@ -77,6 +77,22 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// A human-readable name (product, category): trimmed, non-empty, at most
+/// `max` characters, no control characters. Returns the trimmed value to store.
+pub(crate) fn display_name(name: &str, max: usize) -> Result<String, String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if char_len(name) > max {
+        return Err(format!("must be at most {max} characters"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
+    Ok(name.to_string())
+}
+
 /// Character count (not bytes), the unit every length limit here uses.
 pub(crate) fn char_len(s: &str) -> usize {
     s.chars().count()

@@ -160,17 +160,7 @@ pub fn validate_sku(sku: &str) -> Result<(), String> {
 
 /// Names are trimmed; the trimmed value is what gets stored.
 pub fn validate_name(name: &str) -> Result<String, String> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err("must not be empty".into());
-    }
-    if char_len(name) > NAME_MAX {
-        return Err(format!("must be at most {NAME_MAX} characters"));
-    }
-    if name.chars().any(char::is_control) {
-        return Err("must not contain control characters".into());
-    }
-    Ok(name.to_string())
+    crate::display_name(name, NAME_MAX)
 }
 
 /// Descriptions keep their text as sent (line breaks are allowed).
